@@ -75,9 +75,9 @@ def configure_logging(*, fmt: str = "auto", level: str = "INFO", force: bool = F
         return
     use_console = fmt == "console" or (fmt == "auto" and sys.stderr.isatty())
     renderer: Any = (
-        structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer(
-            ensure_ascii=False
-        )
+        structlog.dev.ConsoleRenderer()
+        if use_console
+        else structlog.processors.JSONRenderer(ensure_ascii=False)
     )
     structlog.configure(
         processors=[

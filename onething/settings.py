@@ -31,7 +31,9 @@ class Settings(BaseSettings):
     # a weekday-only rule (which is then logged on every deadline it produces).
     calendar_weekday_fallback: bool = False
 
-    definitions_dir: Path = Field(default_factory=lambda: Path(__file__).parent.parent / "definitions")
+    definitions_dir: Path = Field(
+        default_factory=lambda: Path(__file__).parent.parent / "definitions"
+    )
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:
