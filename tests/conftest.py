@@ -16,8 +16,8 @@ from temporalio.testing import WorkflowEnvironment
 
 from onething.db import get_engine, migrate
 from onething.search_attributes import ALL_KEYS
-from onething.temporal import bundled_binary, data_converter
 from onething.settings import Settings
+from onething.temporal import bundled_binary, data_converter
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "ONETHING_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
