@@ -59,3 +59,17 @@ class CaseCodeSequence(SQLModel, table=True):
     abbr: str = Field(primary_key=True, max_length=8)
     day: date = Field(primary_key=True)
     last_value: int = 0
+
+
+class Submission(SQLModel, table=True):
+    """A submission's request id and the case code it produced: the same request id always
+    returns the same case and never starts a second one."""
+
+    __tablename__ = "submission"
+
+    request_id: str = Field(primary_key=True, max_length=128)
+    case_code: str = Field(unique=True, max_length=64)
+    bundle_code: str = Field(max_length=64)
+    bundle_version: int
+    channel: str = Field(max_length=16)
+    created_at: datetime = Field(default_factory=utcnow)
