@@ -73,3 +73,43 @@ class Submission(SQLModel, table=True):
     bundle_version: int
     channel: str = Field(max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class InboxStatus(StrEnum):
+    pending = "pending"
+    decided = "decided"
+    withdrawn = "withdrawn"
+
+
+class DepartmentInbox(SQLModel, table=True):
+    """A manual step dispatched to a department's built-in inbox, keyed by case code and step
+    so a retried or replayed dispatch (or withdrawal) never duplicates a row."""
+
+    __tablename__ = "department_inbox"
+
+    case_code: str = Field(primary_key=True, max_length=64)
+    step_id: str = Field(primary_key=True, max_length=64)
+    department: str = Field(index=True, max_length=64)
+    bundle_code: str = Field(max_length=64)
+    item: str
+    status: InboxStatus = InboxStatus.pending
+    due_at: datetime | None = None
+    dispatched_at: datetime = Field(default_factory=utcnow)
+    withdrawn_at: datetime | None = None
+    withdraw_reason: str = ""
+    outcome: str = Field(default="", max_length=32)  # approved, rejected, deemed_approved
+    decided_at: datetime | None = None
+
+
+class Notification(SQLModel, table=True):
+    """A notice sent for a case (预警, 督办, 提级, delivery...); the key makes it idempotent."""
+
+    __tablename__ = "notification"
+
+    key: str = Field(primary_key=True, max_length=200)
+    case_code: str = Field(index=True, max_length=64)
+    kind: str = Field(max_length=32)
+    recipient: str = Field(max_length=128)
+    step_id: str | None = Field(default=None, max_length=64)
+    message: str
+    created_at: datetime = Field(default_factory=utcnow)

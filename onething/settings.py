@@ -6,8 +6,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class AdapterConfig(BaseModel):
+    """How one department's activities reach the department: the built-in inbox (officers
+    decide through `onething case decide`), deterministic data-sharing rules, or the
+    department's own system over HTTP."""
+
+    kind: Literal["inbox", "rules", "http"]
+    url: str | None = None  # http only: the endpoint that receives the step JSON
+    timeout_seconds: float = 10.0
 
 
 class Settings(BaseSettings):
@@ -30,6 +40,30 @@ class Settings(BaseSettings):
     # A year chinesecalendar has no data for fails loudly unless an operator opts into
     # a weekday-only rule (which is then logged on every deadline it produces).
     calendar_weekday_fallback: bool = False
+
+    # Per department code; a department not listed uses the inbox for manual steps and the
+    # rules for automatic ones. JSON in ONETHING_DEPARTMENT_ADAPTERS.
+    department_adapters: dict[str, AdapterConfig] = Field(default_factory=dict)
+
+    # Payload encryption (onething/codec.py). JSON {"key id": "<base64 of 32 bytes>"}; the active
+    # id encrypts, every listed key decrypts, so rotation = add a key, switch the id, keep the old.
+    encryption_keys: dict[str, SecretStr] = Field(default_factory=dict)
+    encryption_key_id: str = ""
+    # Codec endpoint for the Temporal Web UI (onething/codec_server.py).
+    codec_server_host: str = "127.0.0.1"
+    codec_server_port: int = 8888
+    codec_cors_origins: list[str] = Field(
+        default_factory=lambda: ["http://localhost:8233", "http://localhost:8080"]
+    )
+    codec_auth_token: SecretStr | None = None
+
+    # TLS / mTLS to a production cluster (onething/temporal.py).
+    temporal_tls: bool = False
+    temporal_tls_ca: Path | None = None
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_tls_server_name: str | None = None
+    temporal_api_key: SecretStr | None = None
 
     definitions_dir: Path = Field(
         default_factory=lambda: Path(__file__).parent.parent / "definitions"

@@ -1,0 +1,145 @@
+"""Regenerate the committed histories replayed by tests/test_replay.py.
+
+    .venv/bin/python -m tests.histories.generate
+
+Each scenario runs a case on the time-skipping test server and writes its history as JSON.
+Regenerate only on purpose: a history that no longer replays means the workflow code changed
+in a way running cases cannot follow (use workflow.patched for such changes)."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from pathlib import Path
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from definitions.schema import Escalation, StepMode
+from onething.settings import Settings
+from onething.temporal import bundled_binary, data_converter
+from tests.workflow_support import (
+    Departments,
+    bundle,
+    case_input,
+    decision,
+    make_settings,
+    minutes,
+    start,
+    step,
+    wait_for,
+    workers,
+)
+from workflows.case import CaseWorkflow
+from workflows.models import (
+    CaseState,
+    DecisionKind,
+    RateInput,
+    RatingLevel,
+    RectifyInput,
+    StepStatus,
+    SupplementInput,
+)
+
+HERE = Path(__file__).parent
+Handle = WorkflowHandle[CaseWorkflow, CaseState]
+
+
+async def completed_with_supplement_extension_and_rating(
+    env: WorkflowEnvironment, settings: Settings
+) -> Handle:
+    d = Departments()
+    definition = bundle(
+        step("share", d["bigdata"], mode=StepMode.automatic),
+        step("tax", d["tax"], depends_on=["share"], limit=minutes(60), extension=minutes(30)),
+        step("social", d["hrss"], depends_on=["share"], limit=minutes(60), warn_before=minutes(10)),
+    )
+    async with workers(env.client, settings, definition) as queue:
+        handle = await start(env.client, queue, case_input(definition))
+        await wait_for(handle, lambda s: s.step("tax").status is StepStatus.awaiting_decision)
+        await wait_for(handle, lambda s: s.step("social").status is StepStatus.awaiting_decision)
+        await handle.execute_update(
+            CaseWorkflow.decide,
+            decision("tax", d["tax"], DecisionKind.extend, reason="expert review", amount=15),
+        )
+        await handle.execute_update(
+            CaseWorkflow.decide,
+            decision(
+                "social", d["hrss"], DecisionKind.supplement, reason="blurred", materials=["photo"]
+            ),
+        )
+        await env.sleep(timedelta(minutes=20))
+        await handle.execute_update(CaseWorkflow.supplement, SupplementInput(materials=["photo"]))
+        await env.sleep(timedelta(minutes=45))  # the social step's warning fires
+        for step_id, dept in (("tax", d["tax"]), ("social", d["hrss"])):
+            await handle.execute_update(
+                CaseWorkflow.decide, decision(step_id, dept, DecisionKind.approve)
+            )
+        await wait_for(handle, lambda s: s.status.value == "completed")
+        await handle.execute_update(
+            CaseWorkflow.rate, RateInput(level=RatingLevel.dissatisfied, comment="slow")
+        )
+        await handle.execute_update(
+            CaseWorkflow.rectify, RectifyInput(officer_id="officer-9", note="called back")
+        )
+        await handle.result()
+    return handle
+
+
+async def escalated_then_rejected(env: WorkflowEnvironment, settings: Settings) -> Handle:
+    d = Departments()
+    definition = bundle(
+        step(
+            "permit",
+            d["police"],
+            limit=minutes(30),
+            warn_before=minutes(5),
+            escalation=Escalation(supervise_after=minutes(10), elevate_after=minutes(20)),
+        ),
+        step("other", d["civil"], limit=minutes(600)),
+    )
+    async with workers(env.client, settings, definition) as queue:
+        handle = await start(env.client, queue, case_input(definition))
+        await wait_for(handle, lambda s: all(x.due_at for x in s.steps))
+        await env.sleep(timedelta(minutes=65))
+        await wait_for(handle, lambda s: s.step("permit").escalation_level == 2)
+        await handle.execute_update(
+            CaseWorkflow.decide,
+            decision("permit", d["police"], DecisionKind.reject, reason="材料不实"),
+        )
+        await handle.result()
+    return handle
+
+
+SCENARIOS: dict[str, Callable[[WorkflowEnvironment, Settings], Awaitable[Handle]]] = {
+    "completed": completed_with_supplement_extension_and_rating,
+    "escalated_rejected": escalated_then_rejected,
+}
+
+
+async def main() -> None:
+    settings = Settings()
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=str(bundled_binary("temporal-test-server")),
+        data_converter=data_converter(settings),
+    )
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for name, scenario in SCENARIOS.items():
+                handle = await scenario(env, make_settings(Path(tmp) / name))
+                history = await _fetch(env.client, handle)
+                (HERE / f"{name}.json").write_text(history, encoding="utf-8")
+                print(f"wrote {name}.json")
+    finally:
+        await env.shutdown()
+
+
+async def _fetch(client: Client, handle: Handle) -> str:
+    history = await client.get_workflow_handle(handle.id).fetch_history()
+    return history.to_json()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
