@@ -17,9 +17,15 @@ def _root() -> None:
 
 
 def _register() -> None:
-    from onething.cli import bundle
+    from onething.cli import bundle, case, system
 
     app.add_typer(bundle.app, name="bundle")
+    app.add_typer(case.app, name="case")
+    system.register(app)
+
+    from onething.cli import ops
+
+    ops.register(app)
 
 
 def main() -> None:
