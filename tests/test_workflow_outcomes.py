@@ -4,6 +4,7 @@ checks that reject, and ones that cannot run and fall back to an officer."""
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 from temporalio.testing import WorkflowEnvironment
@@ -151,7 +152,11 @@ async def test_missing_calendar_data_holds_only_that_step_visibly(
             if failures:
                 break
             await asyncio.sleep(0.1)
-        assert any("no working-day calendar data for 2027" in f for f in failures)
+        # The session's time-skipping clock may already be past 2027 (earlier tests skip
+        # time), so any year without data will do.
+        assert any(
+            re.search(r"no working-day calendar data for 20(2[7-9]|[3-9]\d)", f) for f in failures
+        )
         for step_id, dept in (("short", d["fire"]), ("long", d["plan"])):
             await handle.execute_update(
                 CaseWorkflow.decide, decision(step_id, dept, DecisionKind.approve)
