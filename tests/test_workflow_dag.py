@@ -72,11 +72,12 @@ async def test_dag_order_parallelism_and_completion(
         # license waits for both.
         s = await wait_for(
             handle,
-            lambda s: (
-                s.step("tax").status is StepStatus.awaiting_decision
-                and s.step("social").status is StepStatus.awaiting_decision
-            ),
+            # Awaiting a decision is set when the dispatch is scheduled; the inbox row exists
+            # only once the dispatch activity has completed.
+            lambda s: dispatched(s, "tax", "social"),
         )
+        assert s.step("tax").status is StepStatus.awaiting_decision
+        assert s.step("social").status is StepStatus.awaiting_decision
         assert s.step("check").status is StepStatus.approved
         assert s.step("check").officer_id == f"system:{d['bigdata']}"
         assert s.step("license").status is StepStatus.waiting
