@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 
 from definitions.validation import has_errors, load_departments, validate_paths
 from onething import registry
+from onething.api.server import start_embedded
 from onething.db import migrate, session_scope
 from onething.embedded import DevServer, StopSignal, run_workers, server_answers, ui_url
 from onething.logs import get_logger
@@ -128,9 +129,21 @@ async def run_up(settings: Settings, *, say: Say, stop: StopSignal | None = None
             say(f"registered search attributes: {', '.join(added)}")
         workers = build_workers(client, settings)
         say(f"{len(workers)} workers: the orchestrator and {len(workers) - 1} departments.")
+        api_task = await start_embedded(
+            settings,
+            client=client,
+            departments=department_codes(settings),
+            stop=stop.event,
+            say=say,
+        )
         say(next_steps(settings))
-        if not stop.event.is_set():
-            await run_workers(workers, stop.event)
+        try:
+            if not stop.event.is_set():
+                await run_workers(workers, stop.event)
+        finally:
+            # A worker that failed ends `up` as well; the API must not outlive the workers.
+            stop.event.set()
+            await api_task
         say(f"Stopping ({stop.received or 'workers ended'}): workers stopped.")
     finally:
         stop.uninstall()

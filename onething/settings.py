@@ -20,6 +20,24 @@ class AdapterConfig(BaseModel):
     timeout_seconds: float = 10.0
 
 
+class ApiIdentity(BaseModel):
+    """Who a bearer token stands for (onething/api/auth.py). Officers and supervisors act for
+    one department; an applicant sees the cases of one ID number (matched by its sha256)."""
+
+    subject: str = Field(min_length=1)
+    role: Literal["applicant", "officer", "supervisor", "admin"]
+    department: str | None = None
+    applicant_id: str | None = None
+
+    @model_validator(mode="after")
+    def _scope(self) -> ApiIdentity:
+        if self.role in ("officer", "supervisor") and not self.department:
+            raise ValueError(f"department: required for role {self.role}")
+        if self.role == "applicant" and not self.applicant_id:
+            raise ValueError("applicant_id: required for role applicant")
+        return self
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="ONETHING_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
@@ -64,6 +82,12 @@ class Settings(BaseSettings):
     temporal_tls_key: Path | None = None
     temporal_tls_server_name: str | None = None
     temporal_api_key: SecretStr | None = None
+
+    # HTTP API (onething/api). Tokens: JSON {"<token>": {"subject", "role", "department",
+    # "applicant_id"}}; development only, `onething up` writes generated ones to the data dir.
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    api_tokens: dict[str, ApiIdentity] = Field(default_factory=dict)
 
     definitions_dir: Path = Field(
         default_factory=lambda: Path(__file__).parent.parent / "definitions"

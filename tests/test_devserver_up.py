@@ -132,6 +132,7 @@ async def test_up_starts_serves_and_stops_cleanly_then_reuses_its_files(tmp_path
     env |= {
         "ONETHING_TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
         "ONETHING_TEMPORAL_UI_PORT": str(free_port()),
+        "ONETHING_API_PORT": str(free_port()),
         "ONETHING_LOG_FORMAT": "json",
     }
     env["ONETHING_DATA_DIR"] = str(data_dir)  # so the `case` commands find the same files

@@ -10,6 +10,7 @@ from temporalio.worker import Worker
 from activities.deadlines import DeadlineActivities
 from activities.department import DepartmentActivities
 from activities.notifications import NotificationActivities
+from activities.readmodel import ReadModelActivities
 from onething.db import migrate
 from onething.queues import ORCHESTRATOR_TASK_QUEUE, department_task_queue
 from onething.settings import Settings
@@ -22,6 +23,7 @@ def build_orchestrator_worker(
     migrate(settings.database_url)
     deadlines = DeadlineActivities(settings)
     notifications = NotificationActivities(settings)
+    read_model = ReadModelActivities(settings)
     return Worker(
         client,
         task_queue=task_queue,
@@ -31,6 +33,7 @@ def build_orchestrator_worker(
             deadlines.resume_deadline,
             notifications.notify,
             notifications.deliver_result,
+            read_model.record_case_event,
         ],
     )
 

@@ -42,8 +42,10 @@ with workflow.unsafe.imports_passed_through():
         StepPayload,
         WithdrawStepInput,
     )
+    from activities.readmodel import RECORD_CASE_EVENT
     from definitions.schema import Duration, OnTimeout, Step, StepMode
     from onething.queues import department_task_queue
+    from onething.readmodel import RecordResult, record_from_state
     from workflows import rules
     from workflows.attributes import case_search_attributes
     from workflows.models import (
@@ -74,6 +76,9 @@ with workflow.unsafe.imports_passed_through():
 # the case notices within minutes once the data or the fallback setting arrives.
 CALENDAR_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=10))
 DEPARTMENT_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+# The read model waits out a database outage rather than losing a transition.
+READ_MODEL_RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+READ_MODEL_PATCH = "read-model-v1"
 SHORT = timedelta(seconds=30)
 
 
@@ -115,11 +120,20 @@ class CaseWorkflow:
         self._dispatched: set[str] = set()
         self._records: list[asyncio.Task[None]] = []
         self._last_attributes: dict[str, Any] = {}
+        # Read model: every published change bumps _changes; the recorder writes the state and
+        # the timeline events from _recorded_events on, then catches up with _changes.
+        self._changes = 0
+        self._recorded_changes = 0
+        self._recorded_events = 0
+        self._recorder: asyncio.Task[None] | None = None
+        self._recorder_stop = False
 
     # ------------------------------------------------------------------ run
 
     @workflow.run
     async def run(self, request: CaseInput) -> CaseState:
+        if workflow.patched(READ_MODEL_PATCH):
+            self._recorder = asyncio.create_task(self._record_changes())
         self._event("submitted", detail=f"{request.bundle.code} v{request.bundle.version}")
         self._publish_attributes()
         # The overall promise runs from acceptance: the moment the case started (pre-review
@@ -145,7 +159,35 @@ class CaseWorkflow:
         else:
             await self._close(outcome)
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._recorder is not None:
+            self._recorder_stop = True
+            await self._recorder
         return self._snapshot()
+
+    async def _record_changes(self) -> None:
+        """Write the read model after each batch of changes: one local activity at a time,
+        so a later state never overtakes an earlier one."""
+        while True:
+            await workflow.wait_condition(
+                lambda: self._changes != self._recorded_changes or self._recorder_stop
+            )
+            if self._changes == self._recorded_changes:
+                return
+            changes, events = self._changes, len(self._state.timeline)
+            record = record_from_state(
+                self._state,
+                revision=changes,
+                applicant_id=self._input.applicant.id_number,
+                first_event=self._recorded_events,
+            )
+            await workflow.execute_local_activity(
+                RECORD_CASE_EVENT,
+                record,
+                result_type=RecordResult,
+                start_to_close_timeout=SHORT,
+                retry_policy=READ_MODEL_RETRY,
+            )
+            self._recorded_changes, self._recorded_events = changes, events
 
     async def _promise(self, accepted_at: datetime) -> None:
         promised = await self._deadline(accepted_at, self._bundle.promised_limit)
@@ -786,6 +828,7 @@ class CaseWorkflow:
         )
 
     def _event(self, kind: str, step_id: str | None = None, detail: str = "") -> None:
+        self._changes += 1
         self._state.timeline.append(
             TimelineEvent(at=workflow.now(), kind=kind, step_id=step_id, detail=detail)
         )
@@ -806,6 +849,7 @@ class CaseWorkflow:
             raise ApplicationError(str(err), type="InvalidUpdate", non_retryable=True) from err
 
     def _publish_attributes(self) -> None:
+        self._changes += 1
         attributes = case_search_attributes(self._state, self._input)
         changed = {
             name: pair

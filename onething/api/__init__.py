@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI): applicants, officers, supervisors and admins over bearer tokens."""
