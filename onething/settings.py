@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -40,7 +40,13 @@ class ApiIdentity(BaseModel):
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="ONETHING_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+        env_prefix="ONETHING_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        # Settings hold secrets (tokens, keys, passwords in URLs): an error names the field and
+        # the reason, never the value, because it ends up in container logs.
+        hide_input_in_errors=True,
     )
 
     # The embedded dev server listens here; production points it at the cluster frontend.
@@ -92,6 +98,25 @@ class Settings(BaseSettings):
     definitions_dir: Path = Field(
         default_factory=lambda: Path(__file__).parent.parent / "definitions"
     )
+
+    @field_validator("api_tokens", mode="before")
+    @classmethod
+    def _tokens_stay_out_of_errors(cls, value: Any) -> Any:
+        # pydantic would name a bad entry by its key, which here is the token itself; name it by
+        # position and subject instead.
+        if not isinstance(value, dict):
+            return value
+        for position, identity in enumerate(value.values(), start=1):
+            try:
+                ApiIdentity.model_validate(identity)
+            except ValidationError as exc:
+                subject = identity.get("subject") if isinstance(identity, dict) else None
+                problems = "; ".join(
+                    f"{'.'.join(map(str, e['loc'])) or 'identity'}: {e['msg']}"
+                    for e in exc.errors()
+                )
+                raise ValueError(f"token #{position} (subject {subject!r}): {problems}") from None
+        return value
 
     @model_validator(mode="after")
     def _default_database(self) -> Settings:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import typer
+from pydantic import ValidationError
 from ruamel.yaml import YAML
 from temporalio.api.operatorservice.v1 import ListSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
@@ -99,7 +100,7 @@ def test_restart_policies_and_healthchecks(compose: dict[str, Any]) -> None:
     for name, svc in services.items():
         expected = "on-failure" if name in ONE_SHOT else "unless-stopped"
         assert svc.get("restart") == expected, f"{name}: restart {svc.get('restart')!r}"
-    for name in ("postgresql", "temporal", "codec-server"):
+    for name in ("postgresql", "temporal", "codec-server", "api"):
         assert services[name]["healthcheck"]["test"], f"{name} has no healthcheck"
     # A dependency is only as good as what it waits for: healthy needs a healthcheck,
     # completed needs a one-shot job.
@@ -123,9 +124,37 @@ def test_topology_services(compose: dict[str, Any]) -> None:
     assert services["temporal"]["depends_on"]["temporal-schema"]["condition"] == (
         "service_completed_successfully"
     )
-    # No `onething api` command exists yet, so no API service; the header says so.
-    assert "api" not in services
-    assert "No onething API service yet" in COMPOSE_FILE.read_text(encoding="utf-8")
+
+
+def test_api_service(compose: dict[str, Any]) -> None:
+    api = compose["services"]["api"]
+    assert api["command"] == ["api", "--host", "0.0.0.0", "--port", "8000"]
+    assert api["restart"] == "unless-stopped"
+    assert api["ports"] == ["${API_BIND:-127.0.0.1}:8000:8000"]
+    # The image has no curl; the check must hit a path that answers without a token.
+    test = api["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"]
+    assert "urlopen('http://127.0.0.1:8000/openapi.json')" in test[3]
+    assert api["environment"]["ONETHING_API_TOKENS"].startswith("${ONETHING_API_TOKENS:?")
+    assert api["environment"]["ONETHING_DATABASE_URL"].startswith("postgresql+psycopg://")
+    assert set(api["depends_on"]) == {"temporal-setup", "onething-publish"}
+    # Only the API holds the tokens.
+    others = [n for n, svc in compose["services"].items() if n != "api"]
+    assert all(
+        "ONETHING_API_TOKENS" not in compose["services"][n].get("environment", {}) for n in others
+    )
+
+
+async def test_api_healthcheck_path_needs_no_token() -> None:
+    import httpx
+
+    from onething.api.app import create_app
+
+    settings = Settings(api_tokens={"t": {"subject": "a", "role": "admin"}})
+    transport = httpx.ASGITransport(app=create_app(settings))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as client:
+        assert (await client.get("/openapi.json")).status_code == 200
+        assert (await client.get("/api/bundles")).status_code == 401
 
 
 def test_workers_scale_and_shut_down_gracefully(compose: dict[str, Any]) -> None:
@@ -258,6 +287,22 @@ def test_docker_compose_refuses_to_run_without_the_secrets(tmp_path: Path) -> No
     assert "POSTGRES_PASSWORD" in result.stderr or "ONETHING_ENCRYPTION" in result.stderr
 
 
+@needs_docker_compose
+def test_docker_compose_refuses_to_run_the_api_without_tokens(tmp_path: Path) -> None:
+    env = tmp_path / "no-tokens.env"
+    env.write_text(
+        "\n".join(
+            line
+            for line in ENV_EXAMPLE.read_text("utf-8").splitlines()
+            if not line.startswith("ONETHING_API_TOKENS=")
+        ),
+        encoding="utf-8",
+    )
+    result = docker_compose("--env-file", str(env), "config", "-q")
+    assert result.returncode != 0
+    assert "ONETHING_API_TOKENS" in result.stderr
+
+
 def interpolated_env(service: str, env: dict[str, str]) -> dict[str, str]:
     result = docker_compose("config", env=env)
     assert result.returncode == 0, result.stderr
@@ -276,7 +321,9 @@ def test_the_interpolated_environment_is_what_settings_expect(
         "ONETHING_ENCRYPTION_KEYS": json.dumps({"k2": key}),
         "ONETHING_ENCRYPTION_KEY_ID": "k2",
     }
-    for service in ("orchestrator", worker_service_name("510000.market"), "codec-server"):
+    tokens = {"tok-1": {"subject": "zhang.wei", "role": "officer", "department": "510000.market"}}
+    secrets["ONETHING_API_TOKENS"] = json.dumps(tokens)
+    for service in ("orchestrator", worker_service_name("510000.market"), "codec-server", "api"):
         env = interpolated_env(service, secrets)
         for name in list(os.environ):
             if name.startswith("ONETHING_"):
@@ -295,6 +342,10 @@ def test_the_interpolated_environment_is_what_settings_expect(
             assert settings.codec_cors_origins == ["http://localhost:8080"]
             assert settings.codec_auth_token is not None
             assert settings.codec_auth_token.get_secret_value() == ""
+        if service == "api":
+            assert settings.api_tokens["tok-1"].department == "510000.market"
+        else:
+            assert settings.api_tokens == {}
 
 
 @needs_docker_compose
@@ -309,6 +360,34 @@ def test_the_example_env_key_is_refused(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("ONETHING_ENCRYPTION_KEY_ID", "k1")
     with pytest.raises(EncryptionConfigError, match=r"\['k1'\]: not valid base64"):
         codec_from_settings(Settings())
+
+
+def test_the_example_env_api_tokens_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Same for the API: an unedited copy would otherwise serve a token printed in the repository.
+    placeholder = next(
+        line.split("=", 1)[1]
+        for line in ENV_EXAMPLE.read_text("utf-8").splitlines()
+        if line.startswith("ONETHING_API_TOKENS=")
+    )
+    monkeypatch.setenv("ONETHING_API_TOKENS", placeholder)
+    with pytest.raises(ValidationError, match=r"token #1 \(subject 'admin'\): role: Input should"):
+        Settings()
+
+
+def test_a_bad_api_token_entry_is_named_without_its_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The error reaches container logs: it names the entry by position and subject only.
+    secret = "s3cret-token-value"
+    tokens = {
+        "fine-token-value": {"subject": "admin", "role": "admin"},
+        secret: {"subject": "zhang.wei", "role": "officer"},
+    }
+    monkeypatch.setenv("ONETHING_API_TOKENS", json.dumps(tokens))
+    with pytest.raises(ValidationError) as raised:
+        Settings()
+    message = str(raised.value)
+    assert "api_tokens" in message
+    assert "token #2 (subject 'zhang.wei'): identity: Value error, department: required" in message
+    assert secret not in message and "fine-token-value" not in message
 
 
 # --- the cluster set-up script against a real server --------------------------------------
