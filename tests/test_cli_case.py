@@ -190,11 +190,13 @@ async def test_case_commands_end_to_end(
 
         await eventually(
             dispatched,
+            # 补正 needs the step's deadline, which an activity computes after the step starts.
             lambda r: (
                 r.exit_code == 0
                 and json.loads(r.stdout)["steps"][0]["status"] == "awaiting_decision"
+                and json.loads(r.stdout)["steps"][0]["due_at"] is not None
             ),
-            what="second case dispatched",
+            what="second case dispatched with its deadline",
         )
         # 补正: the officer asks for material, the clock stops; the applicant supplies it.
         ask = await invoke(
