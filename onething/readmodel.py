@@ -3,8 +3,9 @@
 The case workflow sends a :class:`CaseRecordInput` (its state as rows plus the timeline events
 not yet recorded) to the ``record_case_event`` activity whenever it changes; :func:`write_record`
 applies it. Writes are idempotent: case and step rows are upserted by key and only when the
-input is at least as new as what is stored (``revision``), events are inserted only when their
-``(case_code, event_key)`` is absent. So a retried or re-executed activity changes nothing.
+input is at least as new as what is stored (``revision``), a step row only when one of its
+values changed, events are inserted only when their ``(case_code, event_key)`` is absent. So a
+retried or re-executed activity changes nothing.
 
 The functions that build the input (:func:`record_from_state`, :func:`applicant_key`) are pure
 and deterministic: the workflow calls them.
@@ -12,21 +13,30 @@ and deterministic: the workflow calls them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlalchemy import Insert, Table, or_
+from sqlalchemy.dialects import postgresql as pg
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.sql.dml import ReturningInsert
+from sqlmodel import Session, SQLModel, col, select
 
 from onething.logs import mask_id
-from onething.models import CaseEvent, CaseRecord, StepRecord, utcnow
+from onething.models import CaseEvent, utcnow
 from workflows.models import CaseState, TimelineEvent
 
 # Timeline kinds that escalate an overdue step, and their level (1 督办, 2 提级). An overdue
 # rectification is reported with the rectification, not as a step escalation.
 ESCALATION_LEVELS = {"supervision": 1, "escalation": 2}
+
+_CASES: Table = SQLModel.metadata.tables["case_record"]
+_STEPS: Table = SQLModel.metadata.tables["step_record"]
+_EVENTS: Table = SQLModel.metadata.tables["case_event"]
 
 
 class Model(BaseModel):
@@ -70,6 +80,10 @@ class StepRow(Model):
     officer: str | None = None
     decided_at: datetime | None = None
     extension_used: bool = False
+
+
+# The step columns the workflow publishes; a row is rewritten only when one of them changed.
+_STEP_FIELDS = tuple(name for name in StepRow.model_fields if name != "step_id")
 
 
 class EventRow(Model):
@@ -175,70 +189,75 @@ def record_from_state(
 
 
 def write_record(session: Session, *, record: CaseRecordInput) -> RecordResult:
-    """Apply ``record`` in one transaction (see the module docstring for idempotency)."""
-    for attempt in range(3):
-        try:
-            case_written = _upsert_case(session, record=record)
-            inserted = _insert_events(session, record=record)
-            session.commit()
-        except IntegrityError:
-            # Another attempt of the same write committed first; the next round sees its rows.
-            session.rollback()
-            if attempt == 2:
-                raise
-            continue
-        return RecordResult(case_written=case_written, events_inserted=inserted)
-    raise AssertionError("unreachable")  # pragma: no cover
+    """Apply ``record`` in one transaction (see the module docstring for idempotency).
 
-
-def _upsert_case(session: Session, *, record: CaseRecordInput) -> bool:
-    code = record.case.case_code
-    row = session.get(CaseRecord, code, with_for_update=True)
-    if row is not None and row.revision > record.revision:
-        return False  # a newer state is already stored; this input is a late retry
+    One ``INSERT ... ON CONFLICT`` per table and no reads: the conflict clauses carry the
+    revision check and the change detection, so a step row whose values did not change is not
+    rewritten (its ``updated_at`` stays) and an event already recorded is not inserted again.
+    """
+    conn = session.connection()
+    upserts = _upserts(conn.dialect.name)
     now = utcnow()
-    values = record.case.model_dump()
-    if row is None:
-        session.add(CaseRecord(**values, revision=record.revision, updated_at=now))
-    else:
-        for name, value in values.items():
-            setattr(row, name, value)
-        row.revision = record.revision
-        row.updated_at = now
-    stored = {
-        s.step_id: s for s in session.exec(select(StepRecord).where(StepRecord.case_code == code))
-    }
-    for step in record.steps:
-        values = step.model_dump()
-        existing = stored.get(step.step_id)
-        if existing is None:
-            session.add(
-                StepRecord(
-                    **values, case_code=code, bundle_code=record.case.bundle_code, updated_at=now
-                )
-            )
-        else:
-            for name, value in values.items():
-                setattr(existing, name, value)
-            existing.updated_at = now
-    return True
+    case_values = {**record.case.model_dump(), "revision": record.revision, "updated_at": now}
+    # RETURNING rather than rowcount: psycopg reports -1 rows for an upsert without it.
+    case_written = conn.execute(upserts.case, case_values).first() is not None
+    if case_written and record.steps:
+        code, bundle_code = record.case.case_code, record.case.bundle_code
+        rows = [
+            {**s.model_dump(), "case_code": code, "bundle_code": bundle_code, "updated_at": now}
+            for s in record.steps
+        ]
+        conn.execute(upserts.steps, rows)
+    inserted = 0
+    if record.events:
+        code = record.case.case_code
+        rows = [{"case_code": code, **e.model_dump()} for e in record.events]
+        inserted = len(conn.execute(upserts.events, rows).all())
+    session.commit()
+    return RecordResult(case_written=case_written, events_inserted=inserted)
 
 
-def _insert_events(session: Session, *, record: CaseRecordInput) -> int:
-    code = record.case.case_code
-    keys = [e.event_key for e in record.events]
-    if not keys:
-        return 0
-    present = set(
-        session.exec(
-            select(CaseEvent.event_key).where(
-                CaseEvent.case_code == code, col(CaseEvent.event_key).in_(keys)
-            )
-        )
+@dataclass(frozen=True)
+class _Upserts:
+    case: ReturningInsert[tuple[str]]
+    steps: Insert
+    events: ReturningInsert[tuple[int]]
+
+
+@functools.cache
+def _upserts(dialect: str) -> _Upserts:
+    """The three statements, built once: parameters are bound at execution, so SQLAlchemy
+    compiles each once (statements built with their values were compiled on every write)."""
+    insert = _insert(dialect)
+
+    case = insert(_CASES)
+    case = case.on_conflict_do_update(
+        index_elements=["case_code"],
+        set_={c.name: case.excluded[c.name] for c in _CASES.columns if c.name != "case_code"},
+        # A newer state already stored wins over this input (a late retry): no row changes.
+        where=_CASES.c.revision <= case.excluded.revision,
     )
-    new = [e for e in record.events if e.event_key not in present]
-    session.add_all(CaseEvent(case_code=code, **e.model_dump()) for e in new)
-    return len(new)
+    steps = insert(_STEPS)
+    steps = steps.on_conflict_do_update(
+        index_elements=["case_code", "step_id"],
+        set_={name: steps.excluded[name] for name in (*_STEP_FIELDS, "updated_at")},
+        # Most writes change one step of several; the others keep their row untouched.
+        where=or_(*(_STEPS.c[n].is_distinct_from(steps.excluded[n]) for n in _STEP_FIELDS)),
+    )
+    events = insert(_EVENTS).on_conflict_do_nothing(index_elements=["case_code", "event_key"])
+    return _Upserts(
+        case=case.returning(_CASES.c.case_code),
+        steps=steps,
+        events=events.returning(_EVENTS.c.id),
+    )
+
+
+def _insert(dialect: str) -> Callable[[Table], pg.Insert] | Callable[[Table], sqlite.Insert]:
+    if dialect == "postgresql":
+        return pg.insert
+    if dialect == "sqlite":
+        return sqlite.insert
+    raise ValueError(f"read model: database dialect {dialect!r} is not supported")
 
 
 def case_events(session: Session, *, case_code: str) -> Sequence[CaseEvent]:

@@ -10,14 +10,17 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+from sqlalchemy import event
 from sqlmodel import func, select
 from temporalio.testing import WorkflowEnvironment
 
 from definitions.schema import Escalation
-from onething.db import session_scope
+from onething.db import get_engine, session_scope
 from onething.models import CaseEvent, CaseRecord, StepRecord
 from onething.readmodel import (
     CaseRecordInput,
+    _insert,
     aware,
     case_events,
     event_key,
@@ -128,6 +131,55 @@ def test_an_older_state_never_overwrites_a_newer_one(db_url: str) -> None:
         assert aware(case.submitted_at) == T0
         row = session.get(StepRecord, (state.case_code, "a"))
         assert row is not None and row.status == "approved"
+
+
+def test_unchanged_step_rows_are_not_rewritten(db_url: str) -> None:
+    state = _state()
+    first = record_from_state(state, revision=3, applicant_id=RESIDENT_ID, first_event=0)
+    assert _write(db_url, first) == (True, 2)
+    with session_scope(db_url) as session:
+        before = {r.step_id: r.updated_at for r in session.exec(select(StepRecord))}
+
+    state.steps[0].status = StepStatus.awaiting_decision
+    state.steps[0].started_at = T0 + timedelta(minutes=1)
+    state.timeline.append(TimelineEvent(at=T0 + timedelta(minutes=2), kind="step_started"))
+    second = record_from_state(state, revision=4, applicant_id=RESIDENT_ID, first_event=1)
+    # The start of every statement the write sends to the database.
+    sent: list[str] = []
+
+    def _record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]  # SQLAlchemy event hook
+        sent.append(" ".join(statement.split()[:3]))
+
+    engine = get_engine(db_url)
+    event.listen(engine, "after_cursor_execute", _record)
+    try:
+        assert _write(db_url, second) == (True, 1)
+    finally:
+        event.remove(engine, "after_cursor_execute", _record)
+    # One upsert per table and no reads; of the two events sent only the new one is inserted.
+    assert sent == [
+        "INSERT INTO case_record",
+        "INSERT INTO step_record",
+        "INSERT INTO case_event",
+    ]
+    with session_scope(db_url) as session:
+        after = {r.step_id: r for r in session.exec(select(StepRecord))}
+    # Only the step that changed was rewritten.
+    assert after["b"].updated_at == before["b"]
+    assert after["a"].updated_at != before["a"]
+    assert after["a"].status == "awaiting_decision"
+    assert after["a"].started_at is not None
+    assert aware(after["a"].started_at) == T0 + timedelta(minutes=1)
+    # The same input again (a retried activity) rewrites no step row at all.
+    assert _write(db_url, second) == (True, 0)
+    with session_scope(db_url) as session:
+        again = {r.step_id: r.updated_at for r in session.exec(select(StepRecord))}
+    assert again == {"a": after["a"].updated_at, "b": before["b"]}
+
+
+def test_unsupported_database_is_named() -> None:
+    with pytest.raises(ValueError, match="dialect 'mysql' is not supported"):
+        _insert("mysql")
 
 
 def test_record_carries_no_personal_data() -> None:
